@@ -1,0 +1,92 @@
+"""The labelled catalogue and its split into train, validation and test sets."""
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+    asset_check,
+)
+from pydantic import Field
+
+from mmrec_assets.assets.tables import counts_table, markdown_table
+from mmrec_assets.ml.catalogue import LABEL_COLUMN, read_catalogue
+from mmrec_assets.ml.splits import SPLITS, split_catalogue
+from mmrec_assets.resources import CatalogueSource, StorageFolder
+
+GROUP = "ingestion"
+
+
+@asset(group_name=GROUP, io_manager_key="table_io_manager")
+def raw_catalogue(
+    context: AssetExecutionContext, catalogue: CatalogueSource, storage: StorageFolder
+) -> Output[pd.DataFrame]:
+    """Every labelled product of the catalogue: text, ids, photo path and prdtypecode."""
+    root = catalogue.root(storage)
+    products = read_catalogue(root, catalogue.layout, labelled=True)
+    context.log.info(f"Read {len(products)} labelled products from {root}")
+
+    return Output(
+        products,
+        metadata={
+            "data folder": MetadataValue.path(str(root)),
+            "built-in sample": catalogue.is_builtin,
+            "products": len(products),
+            "classes": int(products[LABEL_COLUMN].nunique()),
+            "empty descriptions": int((products["description"].str.strip() == "").sum()),
+            "rows per prdtypecode": counts_table(products[LABEL_COLUMN], LABEL_COLUMN),
+            "preview": markdown_table(products.head(5), index=True),
+        },
+    )
+
+
+class SplitConfig(Config):
+    """Shares of each class held out for validation and test."""
+
+    validation_fraction: float = Field(default=0.15, gt=0, lt=1)
+    test_fraction: float = Field(default=0.15, gt=0, lt=1)
+    seed: int = Field(default=42, description="Same seed and catalogue give the same split.")
+
+
+@asset(group_name=GROUP, io_manager_key="table_io_manager")
+def split_sets(config: SplitConfig, raw_catalogue: pd.DataFrame) -> Output[pd.DataFrame]:
+    """The catalogue with each product assigned to train, validation or test, class by class."""
+    split = split_catalogue(
+        raw_catalogue[LABEL_COLUMN],
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+    )
+    table = raw_catalogue.assign(split=split)
+
+    per_class = pd.crosstab(table[LABEL_COLUMN], table["split"]).reindex(columns=list(SPLITS))
+    return Output(
+        table,
+        metadata={
+            **{f"{name} rows": int((split == name).sum()) for name in SPLITS},
+            "rows per class and set": markdown_table(per_class.fillna(0).astype(int), index=True),
+            "seed": config.seed,
+        },
+    )
+
+
+@asset_check(asset=split_sets, blocking=True)
+def split_sets_cover_catalogue_once(split_sets: pd.DataFrame) -> AssetCheckResult:
+    """Every product is in exactly one of train, validation and test, and each set is used."""
+    unknown = int((~split_sets["split"].isin(SPLITS)).sum())
+    repeated = int(split_sets.index.duplicated().sum())
+    counts = split_sets["split"].value_counts()
+    empty = [name for name in SPLITS if counts.get(name, 0) == 0]
+    return AssetCheckResult(
+        passed=unknown == 0 and repeated == 0 and not empty,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "rows without a set": unknown,
+            "repeated rows": repeated,
+            "empty sets": str(empty),
+        },
+    )

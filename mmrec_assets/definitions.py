@@ -1,0 +1,48 @@
+"""The mmrec code location: assets, checks, resources and jobs.
+
+Settings come from the environment when the definitions load:
+
+- ``MMREC_DATA_DIR``: catalogue folder in the challenge layout (empty: the built-in sample);
+- ``MMREC_STORAGE_DIR``: folder for every artifact (default ``.mmrec_storage`` in the current
+  folder).
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    define_asset_job,
+    load_asset_checks_from_modules,
+    load_assets_from_modules,
+)
+
+from mmrec_assets.assets import evaluation, inference, ingestion, preprocessing, training
+from mmrec_assets.io_managers import KerasModelIOManager, ParquetIOManager
+from mmrec_assets.resources import CatalogueSource, StorageFolder
+
+DEFAULT_STORAGE_DIR = ".mmrec_storage"
+FULL_PIPELINE_JOB = "mmrec_full_pipeline"
+
+asset_modules = [ingestion, preprocessing, training, evaluation, inference]
+storage = StorageFolder(path=os.environ.get("MMREC_STORAGE_DIR") or DEFAULT_STORAGE_DIR)
+
+full_pipeline_job = define_asset_job(
+    FULL_PIPELINE_JOB,
+    selection=AssetSelection.all(),
+    description="Read the catalogue, preprocess, train both branches, fuse, evaluate, predict.",
+)
+
+defs = Definitions(
+    assets=load_assets_from_modules(asset_modules),
+    asset_checks=load_asset_checks_from_modules(asset_modules),
+    jobs=[full_pipeline_job],
+    resources={
+        "storage": storage,
+        "catalogue": CatalogueSource(data_dir=os.environ.get("MMREC_DATA_DIR", "")),
+        "table_io_manager": ParquetIOManager(storage=storage),
+        "model_io_manager": KerasModelIOManager(storage=storage),
+    },
+)

@@ -1,0 +1,88 @@
+"""IO managers writing tables as Parquet and models as ``.keras`` bundles, atomically.
+
+Both keep each asset under ``<storage>/<asset key>/`` as versions published through a ``CURRENT``
+pointer (see :mod:`mmrec_assets.ml.artifacts`), so a crash mid-write never leaves a half-written
+file where the previous version was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+
+from mmrec_assets.resources import StorageFolder
+
+TABLE_FILE = "table.parquet"
+
+
+def artifact_name(context: OutputContext | InputContext) -> str:
+    """Storage name of an asset (and of its partition, when it has one)."""
+    name = "/".join(context.asset_key.path)
+    if context.has_partition_key:
+        name = f"{name}/partitions/{context.partition_key}"
+    return name
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of all files under a folder."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+class ParquetIOManager(ConfigurableIOManager):
+    """Stores pandas DataFrames as Parquet files under the storage folder."""
+
+    storage: StorageFolder
+
+    def handle_output(self, context: OutputContext, table: pd.DataFrame) -> None:
+        store = self.storage.store()
+        with store.write(artifact_name(context), tag=context.run_id) as folder:
+            table.to_parquet(folder / TABLE_FILE)
+        path = store.current_path(artifact_name(context)) / TABLE_FILE
+        context.add_output_metadata(
+            {
+                "path": MetadataValue.path(str(path)),
+                "file size (bytes)": path.stat().st_size,
+                "dagster/row_count": len(table),
+            }
+        )
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        store = self.storage.store()
+        return pd.read_parquet(store.current_path(artifact_name(context)) / TABLE_FILE)
+
+
+class KerasModelIOManager(ConfigurableIOManager):
+    """Stores :class:`~mmrec_assets.ml.bundle.ModelBundle` values as ``.keras`` + JSON folders.
+
+    Keras is imported only when a model is written or read.
+    """
+
+    storage: StorageFolder
+
+    def handle_output(self, context: OutputContext, bundle) -> None:
+        from mmrec_assets.ml.bundle import save_bundle
+
+        store = self.storage.store()
+        name = artifact_name(context)
+        with store.write(name, tag=context.run_id) as folder:
+            save_bundle(bundle, folder)
+        version = store.current_version(name)
+        path = store.version_path(name, version)
+        context.add_output_metadata(
+            {
+                "path": MetadataValue.path(str(path)),
+                "model version": version,
+                "size (MB)": round(folder_size(path) / 1e6, 1),
+            }
+        )
+
+    def load_input(self, context: InputContext):
+        from mmrec_assets.ml.bundle import load_bundle
+
+        store = self.storage.store()
+        version = store.current_version(artifact_name(context))
+        bundle = load_bundle(store.version_path(artifact_name(context), version))
+        bundle.info["version"] = version
+        return bundle
