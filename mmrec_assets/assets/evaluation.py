@@ -22,7 +22,7 @@ def model_evaluation(
     preprocessed_text: pd.DataFrame,
     storage: StorageFolder,
 ) -> Output[pd.DataFrame]:
-    """Test-set predictions and scores (accuracy, weighted F1) of the text, image and fused models."""
+    """Test-set predictions, accuracy and weighted F1 of the text, image and fused models."""
     from mmrec_assets.ml.evaluation import confusion_matrix_png, per_class_f1_markdown, score
     from mmrec_assets.ml.fusion import fuse
     from mmrec_assets.ml.image_model import image_head

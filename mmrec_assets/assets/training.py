@@ -142,7 +142,7 @@ def image_vgg16_model(
     split_sets: pd.DataFrame,
     storage: StorageFolder,
 ):
-    """Frozen VGG16 conv base plus a trained head, from photo pixels to prdtypecode probabilities."""
+    """Frozen VGG16 conv base and a trained head, from photo pixels to prdtypecode probabilities."""
     from mmrec_assets.ml.bundle import ModelBundle
     from mmrec_assets.ml.feature_files import load_encoder
     from mmrec_assets.ml.features import ConvBaseCounter

@@ -76,7 +76,7 @@ def read_catalogue(
     images = root / layout.images_dir
     products["image_path"] = [
         str(images / image_file_name(image, product))
-        for image, product in zip(products["imageid"], products["productid"])
+        for image, product in zip(products["imageid"], products["productid"], strict=True)
     ]
 
     if labelled:
