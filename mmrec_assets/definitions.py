@@ -7,8 +7,6 @@ Settings come from the environment when the definitions load:
   folder).
 """
 
-from __future__ import annotations
-
 import os
 
 from dagster import (
@@ -25,24 +23,28 @@ from mmrec_assets.resources import CatalogueSource, StorageFolder
 
 DEFAULT_STORAGE_DIR = ".mmrec_storage"
 FULL_PIPELINE_JOB = "mmrec_full_pipeline"
+ASSET_MODULES = [ingestion, preprocessing, training, evaluation, inference]
 
-asset_modules = [ingestion, preprocessing, training, evaluation, inference]
+
+def build_definitions(storage: StorageFolder, catalogue: CatalogueSource) -> Definitions:
+    """The code location's definitions for one storage folder and one catalogue."""
+    full_pipeline_job = define_asset_job(
+        FULL_PIPELINE_JOB,
+        selection=AssetSelection.all(),
+        description="Read the catalogue, preprocess, train both branches, fuse, evaluate, predict.",
+    )
+    return Definitions(
+        assets=load_assets_from_modules(ASSET_MODULES),
+        asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
+        jobs=[full_pipeline_job],
+        resources={
+            "storage": storage,
+            "catalogue": catalogue,
+            "table_io_manager": ParquetIOManager(storage=storage),
+            "model_io_manager": KerasModelIOManager(storage=storage),
+        },
+    )
+
+
 storage = StorageFolder(path=os.environ.get("MMREC_STORAGE_DIR") or DEFAULT_STORAGE_DIR)
-
-full_pipeline_job = define_asset_job(
-    FULL_PIPELINE_JOB,
-    selection=AssetSelection.all(),
-    description="Read the catalogue, preprocess, train both branches, fuse, evaluate, predict.",
-)
-
-defs = Definitions(
-    assets=load_assets_from_modules(asset_modules),
-    asset_checks=load_asset_checks_from_modules(asset_modules),
-    jobs=[full_pipeline_job],
-    resources={
-        "storage": storage,
-        "catalogue": CatalogueSource(data_dir=os.environ.get("MMREC_DATA_DIR", "")),
-        "table_io_manager": ParquetIOManager(storage=storage),
-        "model_io_manager": KerasModelIOManager(storage=storage),
-    },
-)
+defs = build_definitions(storage, CatalogueSource(data_dir=os.environ.get("MMREC_DATA_DIR", "")))

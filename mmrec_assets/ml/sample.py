@@ -15,6 +15,7 @@ words, and independently their picture, from a wrong group.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ _TEXT_NOISE_RATE = 0.07
 _IMAGE_NOISE_RATE = 0.07
 _EMPTY_DESCRIPTION_RATE = 0.35
 _GRAYSCALE_RATE = 0.02
-_JPEG_QUALITY = 90
+_JPEG_QUALITY = 85
+_GRAIN = 8
+_LIGHT = 20
 
 
 def _listed(words: str) -> tuple[str, ...]:
@@ -142,7 +145,8 @@ _COMMON_WORDS: tuple[str, ...] = _listed(
     "rose, gris, grand, petit, haut de gamme"
 )
 
-_UNITS: tuple[str, ...] = ("cm", "mm", "g", "kg", "ml", "L", "W", "V", "mAh", "Go", "pièces", "ans")
+_SIZE_UNITS: tuple[str, ...] = ("cm", "mm", "m")
+_AMOUNT_UNITS: tuple[str, ...] = ("g", "kg", "ml", "L", "W", "V", "mAh", "Go", "pièces")
 
 _OPENERS: tuple[str, ...] = (
     "Découvrez",
@@ -210,6 +214,13 @@ _MARKS: tuple[tuple[str, tuple[int, int, int], tuple[int, int, int]], ...] = (
     ("top_left", (235, 0, 235), (255, 255, 255)),
     ("top_right", (255, 255, 255), (0, 0, 0)),
     ("bottom_right", (0, 0, 0), (255, 230, 0)),
+)
+
+# Turns of a top-to-bottom ramp that give the other three directions light can come from.
+_LIGHT_TURNS: tuple[Image.Transpose, ...] = (
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_180,
+    Image.Transpose.ROTATE_270,
 )
 
 _NOT_A_JPEG = (
@@ -474,6 +485,13 @@ def _write_set(
         labels = pd.DataFrame({"prdtypecode": codes}, index=pd.Index(plan.index))
         labels.to_csv(folder / "Y.csv", lineterminator="\n")
 
+    # One field of sensor grain, twice the image size, that each picture crops at its own
+    # offset: drawing fresh noise for every picture costs more than everything else together.
+    grain_rng = np.random.default_rng([seed, 5, offset])
+    grain = grain_rng.integers(
+        0, 2 * _GRAIN + 1, size=(2 * image_px, 2 * image_px, 3), dtype=np.uint8
+    )
+
     def write_image(row: int) -> None:
         if row in missing_at:
             return
@@ -483,7 +501,7 @@ def _write_set(
             return
         rng = np.random.default_rng([seed, 4, offset + row])
         mark = int(plan.class_index[row]) // _IMAGE_GROUP_COUNT if plan.image_mark[row] else None
-        picture = _product_image(rng, image_px, int(plan.image_group[row]), mark)
+        picture = _product_image(rng, image_px, int(plan.image_group[row]), mark, grain)
         if plan.grayscale[row]:
             picture = picture.convert("L")
         picture.save(path, format="JPEG", quality=_JPEG_QUALITY)
@@ -506,8 +524,8 @@ def _product_text(
     def common() -> str:
         return _COMMON_WORDS[rng.integers(len(_COMMON_WORDS))]
 
-    def amount() -> str:
-        unit = _UNITS[rng.integers(len(_UNITS))]
+    def amount(units: tuple[str, ...] = _AMOUNT_UNITS) -> str:
+        unit = units[rng.integers(len(units))]
         if rng.random() < 0.3:
             return f"{rng.integers(1, 10)},{rng.integers(1, 10)} {unit}"
         return f"{rng.integers(1, 500)} {unit}"
@@ -521,7 +539,7 @@ def _product_text(
     elif style == 2:
         designation = f"Lot de {rng.integers(2, 13)} {head[0]} {head[1]} {common()}"
     elif style == 3:
-        designation = f"{head[0]} - {' '.join(head[1:])} {common()} {common()}"
+        designation = f"{head[0]} - {' '.join(head[1:])} {common()} dès {rng.integers(1, 15)} ans"
     else:
         designation = f"{head[0]} {head[1]} & {head[2]} {common()}, {amount()}"
 
@@ -544,7 +562,9 @@ def _product_text(
         items = "".join(f"<li>{word} {common()}</li>" for word in body[3:])
         pieces.append(f"<b>Caractéristiques :</b><ul>{items}</ul>")
     else:
-        pieces.append(f"{' '.join(body[3:])}, {common()} ; dimensions : {amount()}<br />")
+        pieces.append(
+            f"{' '.join(body[3:])}, {common()} ; dimensions : {amount(_SIZE_UNITS)}<br />"
+        )
     if rng.random() < 0.5:
         pieces.append(f"<b>Contenu :</b> {body[0]} x{rng.integers(1, 5)}, {amount()}<br />")
     pieces.append(closer)
@@ -558,13 +578,25 @@ def _product_text(
 
 
 def _product_image(
-    rng: np.random.Generator, size: int, group: int, mark: int | None
+    rng: np.random.Generator, size: int, group: int, mark: int | None, grain: np.ndarray
 ) -> Image.Image:
-    """Draw one product picture in the look of an image group, with an optional class mark."""
+    """Draw one product picture in the look of an image group, with an optional class mark.
+
+    ``grain`` is a field of values in ``[0, 2 * _GRAIN]`` at least twice ``size`` on each side.
+    """
     look = _LOOKS[group]
     background = _jitter(rng, look.background)
     foreground = _jitter(rng, look.foreground)
-    picture = Image.new("RGB", (size, size), background)
+
+    # The background is lit unevenly from one side, as on a photo taken on a table.
+    strength = int(rng.integers(_LIGHT + 1))
+    light = _light_ramp(size)
+    turn = int(rng.integers(len(_LIGHT_TURNS) + 1))
+    if turn < len(_LIGHT_TURNS):
+        light = light.transpose(_LIGHT_TURNS[turn])
+    dark = tuple(max(0, channel - strength) for channel in background)
+    bright = tuple(min(255, channel + strength) for channel in background)
+    picture = ImageOps.colorize(light, black=dark, white=bright)
     draw = ImageDraw.Draw(picture)
 
     extent = size * rng.uniform(0.3, 0.6)
@@ -607,13 +639,17 @@ def _product_image(
         rim = max(1, side // 4)
         draw.rectangle((x0 + rim, y0 + rim, x0 + side - rim, y0 + side - rim), fill=inner)
 
-    # Sensor noise and uneven lighting, so that no two pictures of a group are alike.
-    pixels = np.asarray(picture, dtype=np.int16)
-    light = np.linspace(rng.uniform(-20, 0), rng.uniform(0, 20), size, dtype=np.float32)
-    light = light.astype(np.int16)[:, None, None]
-    pixels = pixels + light if rng.random() < 0.5 else pixels + light.transpose(1, 0, 2)
-    pixels += rng.integers(-12, 13, size=pixels.shape, dtype=np.int16)
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    # Sensor grain, so that no two pictures are alike. Pillow's saturating add keeps this in C,
+    # where a numpy round trip would dominate the run time.
+    x, y = rng.integers(size, size=2)
+    noise = Image.fromarray(np.ascontiguousarray(grain[y : y + size, x : x + size]))
+    return ImageChops.add(picture, noise, offset=-_GRAIN)
+
+
+@functools.cache
+def _light_ramp(size: int) -> Image.Image:
+    """A grey ramp from black at the top to white at the bottom, ``size`` pixels square."""
+    return Image.linear_gradient("L").resize((size, size), Image.Resampling.BILINEAR)
 
 
 def _jitter(rng: np.random.Generator, colour: tuple[int, int, int]) -> tuple[int, int, int]:
