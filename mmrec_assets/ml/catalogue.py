@@ -92,8 +92,9 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     if not path.is_file():
         raise CatalogueError(f"{path}: file not found.")
 
-    # Text columns keep literal strings such as "NA"; only truly empty fields become missing.
-    table = pd.read_csv(path, index_col=0, keep_default_na=False, na_values=[""])
+    # Every field is read as text ("0123" stays "0123", "NA" stays "NA"); only empty fields
+    # become missing. Ids and labels are converted, and checked, afterwards.
+    table = pd.read_csv(path, index_col=0, dtype=str, keep_default_na=False, na_values=[""])
     missing = [column for column in required if column not in table.columns]
     if missing:
         raise CatalogueError(

@@ -86,7 +86,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         top = float(values.max()) or 1.0
         image = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L")
 
-    if image.mode == "P" and "transparency" in image.info:
+    if "transparency" in image.info and image.mode in ("P", "RGB", "L"):
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
@@ -116,6 +116,8 @@ def iter_image_chunks(
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    if prefetch < 0:
+        raise ValueError(f"prefetch must be 0 or more, got {prefetch}")
 
     starts = range(0, len(paths), chunk_size)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

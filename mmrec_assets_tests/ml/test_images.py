@@ -124,11 +124,6 @@ def test_grayscale_with_alpha_turns_transparent_areas_white(tmp_path: Path):
     assert_halves(pixels, WHITE, (50, 50, 50))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_image only honours the PNG colour-key transparency of palette images; "
-    "an RGB image's transparent colour is kept instead of becoming white",
-)
 def test_rgb_png_with_colour_key_transparency_turns_transparent_areas_white(tmp_path: Path):
     image = left_half(Image.new("RGB", (SIZE, SIZE), BLUE), (0, 0, 0))
     path = save(image, tmp_path / "rgb_key.png", transparency=(0, 0, 0))
@@ -138,11 +133,6 @@ def test_rgb_png_with_colour_key_transparency_turns_transparent_areas_white(tmp_
     assert_halves(pixels, WHITE, BLUE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_image only honours the PNG colour-key transparency of palette images; "
-    "a grayscale image's transparent level is kept instead of becoming white",
-)
 def test_grayscale_png_with_colour_key_transparency_turns_transparent_areas_white(
     tmp_path: Path,
 ):
@@ -359,11 +349,6 @@ def test_chunk_size_below_one_is_rejected(mixed_paths: list[str], chunk_size: in
         list(iter_image_chunks(mixed_paths, SIZE, chunk_size=chunk_size))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a negative prefetch submits no chunk at all, so iter_image_chunks yields nothing "
-    "instead of rejecting the argument",
-)
 def test_negative_prefetch_is_rejected(mixed_paths: list[str]):
     with pytest.raises(ValueError):
         list(iter_image_chunks(mixed_paths, SIZE, chunk_size=3, prefetch=-1))
