@@ -17,11 +17,16 @@ from mmrec_assets.resources import StorageFolder
 TABLE_FILE = "table.parquet"
 
 
+def partition_artifact(asset: str, partition_key: str) -> str:
+    """Storage name of one partition of a partitioned asset."""
+    return f"{asset}/partitions/{partition_key}"
+
+
 def artifact_name(context: OutputContext | InputContext) -> str:
-    """Storage name of an asset (and of its partition, when it has one)."""
+    """Storage name of an asset, or of its partition when the asset is partitioned."""
     name = "/".join(context.asset_key.path)
-    if context.has_partition_key:
-        name = f"{name}/partitions/{context.partition_key}"
+    if context.has_asset_partitions:
+        return partition_artifact(name, context.asset_partition_key)
     return name
 
 
@@ -82,7 +87,9 @@ class KerasModelIOManager(ConfigurableIOManager):
         from mmrec_assets.ml.bundle import load_bundle
 
         store = self.storage.store()
-        version = store.current_version(artifact_name(context))
-        bundle = load_bundle(store.version_path(artifact_name(context), version))
+        name = artifact_name(context)
+        version = store.current_version(name)
+        context.log.info(f"Loading model {name}, version {version}")
+        bundle = load_bundle(store.version_path(name, version))
         bundle.info["version"] = version
         return bundle

@@ -89,3 +89,15 @@ class CatalogueSource(ConfigurableResource):
     def unlabelled_root(self, storage: StorageFolder) -> Path:
         """The folder of unlabelled products (it may not exist)."""
         return self.root(storage) / Path(self.unlabelled_dir).expanduser()
+
+
+class LandingFolder(ConfigurableResource):
+    """The folder where new batches of products arrive, one sub-folder per batch."""
+
+    path: str = Field(description="Landing folder; each complete batch holds a _READY marker.")
+    max_batches_per_tick: int = Field(
+        default=200, ge=1, description="New batches the sensor registers per tick at most."
+    )
+
+    def root(self) -> Path:
+        return Path(self.path).expanduser().resolve()

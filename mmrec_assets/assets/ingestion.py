@@ -14,21 +14,42 @@ from dagster import (
 from pydantic import Field
 
 from mmrec_assets.assets.tables import counts_table, markdown_table
-from mmrec_assets.ml.catalogue import LABEL_COLUMN, read_catalogue
+from mmrec_assets.ml.batches import scan_landing
+from mmrec_assets.ml.catalogue import (
+    LABEL_COLUMN,
+    CatalogueError,
+    combine_catalogues,
+    read_catalogue,
+)
 from mmrec_assets.ml.splits import SPLITS, split_catalogue
-from mmrec_assets.resources import CatalogueSource, StorageFolder
+from mmrec_assets.resources import CatalogueSource, LandingFolder, StorageFolder
 
 GROUP = "ingestion"
 
 
 @asset(group_name=GROUP, io_manager_key="table_io_manager")
 def raw_catalogue(
-    context: AssetExecutionContext, catalogue: CatalogueSource, storage: StorageFolder
+    context: AssetExecutionContext,
+    catalogue: CatalogueSource,
+    storage: StorageFolder,
+    landing: LandingFolder,
 ) -> Output[pd.DataFrame]:
-    """Every labelled product of the catalogue: text, ids, photo path and prdtypecode."""
+    """Every labelled product: the catalogue and the labelled batches that have landed."""
     root = catalogue.root(storage)
-    products = read_catalogue(root, catalogue.layout, labelled=True)
-    context.log.info(f"Read {len(products)} labelled products from {root}")
+    base = read_catalogue(root, catalogue.layout, labelled=True)
+    context.log.info(f"Read {len(base)} labelled products from {root}")
+
+    batches, unreadable = {}, {}
+    scan = scan_landing(landing.root(), catalogue.y_file)
+    for name in sorted(scan.labelled):
+        try:
+            batches[name] = read_catalogue(landing.root() / name, catalogue.layout, labelled=True)
+        except CatalogueError as error:
+            unreadable[name] = str(error)
+            context.log.warning(f"Labelled batch {name} left out of training: {error}")
+    products, repeated = combine_catalogues(base, batches)
+    if len(repeated):
+        context.log.warning(f"{len(repeated)} batch rows left out: productid already present")
 
     return Output(
         products,
@@ -36,6 +57,12 @@ def raw_catalogue(
             "data folder": MetadataValue.path(str(root)),
             "built-in sample": catalogue.is_builtin,
             "products": len(products),
+            "products from labelled batches": len(products) - len(base),
+            "labelled batches": len(batches),
+            "batches left out": markdown_table(
+                pd.DataFrame(list(unreadable.items()), columns=["batch", "reason"])
+            ),
+            "rows left out": len(repeated),
             "classes": int(products[LABEL_COLUMN].nunique()),
             "empty descriptions": int((products["description"].str.strip() == "").sum()),
             "rows per prdtypecode": counts_table(products[LABEL_COLUMN], LABEL_COLUMN),

@@ -1,5 +1,7 @@
 """A saved Keras model together with its class order and settings, as plain files.
 
+Keras is imported only to load a model, so the file names and the JSON can be read without it.
+
 A bundle folder holds ``model.keras`` and ``model.json``; the JSON names the prdtypecode of each
 output column, so a model never needs a separately kept label encoder.
 """
@@ -9,9 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+if TYPE_CHECKING:
+    import keras
 
 MODEL_FILE = "model.keras"
 INFO_FILE = "model.json"
@@ -41,6 +44,8 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> None:
 
 def load_bundle(folder: Path) -> ModelBundle:
     """Read a bundle written by :func:`save_bundle`."""
+    import keras
+
     payload = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
     model = keras.models.load_model(folder / MODEL_FILE)
     return ModelBundle(model=model, class_codes=payload["class_codes"], info=payload["info"])

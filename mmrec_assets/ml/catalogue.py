@@ -135,3 +135,45 @@ def _check_same_index(x_index: pd.Index, y_index: pd.Index, x_path: Path, y_path
             f"{len(only_x)} row(s) only in {x_path.name} (e.g. {only_x[:5].tolist()}), "
             f"{len(only_y)} only in {y_path.name} (e.g. {only_y[:5].tolist()})."
         )
+
+
+BASE_SOURCE = "catalogue"
+
+
+def combine_catalogues(
+    base: pd.DataFrame, extra: dict[str, pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Append labelled batches to the base catalogue, keeping each product once.
+
+    Row ids become ``"<source>:<index>"`` strings (``source`` is ``"catalogue"`` or the batch
+    name), unique across sources. A batch row whose productid is already in the catalogue or an
+    earlier batch (in name order) is left out and reported.
+
+    Args:
+        base: The labelled base catalogue.
+        extra: Labelled batches by name.
+
+    Returns:
+        The combined table with a ``source`` column, and the left-out rows with their ``source``
+        and ``reason``.
+    """
+    parts = [_with_source(base, BASE_SOURCE)]
+    seen = set(base["productid"])
+    rejected = []
+    for name in sorted(extra):
+        batch = _with_source(extra[name], name)
+        repeated = batch["productid"].isin(seen)
+        if repeated.any():
+            rejected.append(batch[repeated].assign(reason="productid already in the catalogue"))
+        parts.append(batch[~repeated])
+        seen.update(batch["productid"])
+
+    combined = pd.concat(parts)
+    rejected_rows = pd.concat(rejected) if rejected else combined.iloc[:0].assign(reason="")
+    return combined, rejected_rows
+
+
+def _with_source(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    renamed = table.assign(source=source)
+    renamed.index = pd.Index([f"{source}:{row}" for row in table.index], name=INDEX_NAME)
+    return renamed

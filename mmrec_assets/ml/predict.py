@@ -34,8 +34,13 @@ class ProductClassifier:
         self.max_tokens = int(bundle.info["max_tokens"])
         self.version = version
 
+    def preprocess_texts(self, products: pd.DataFrame) -> np.ndarray:
+        """The products' text, preprocessed as the text branch was trained on it."""
+        texts = preprocess_texts(products["designation"], products["description"], self.max_tokens)
+        return np.asarray(texts, dtype=object)
+
     def predict(self, products: pd.DataFrame, chunk_size: int = 256) -> pd.DataFrame:
-        """Predict every row of a catalogue table.
+        """Predict every row of a catalogue table, decoding its photos chunk by chunk.
 
         Args:
             products: Rows with ``designation``, ``description``, ``productid``, ``imageid`` and
@@ -47,10 +52,7 @@ class ProductClassifier:
             ``top3_prdtypecodes``, ``top3_probabilities``, ``source``, ``image_problem`` and
             ``model_version``.
         """
-        texts = np.asarray(
-            preprocess_texts(products["designation"], products["description"], self.max_tokens),
-            dtype=object,
-        )
+        texts = self.preprocess_texts(products)
         probabilities = np.zeros((len(products), len(self.class_codes)), dtype=np.float32)
         sources = np.empty(len(products), dtype=object)
         problems: list[str] = []
@@ -58,14 +60,48 @@ class ProductClassifier:
         paths = products["image_path"].astype(str).tolist()
         for chunk in iter_image_chunks(paths, self.image_size, chunk_size=chunk_size):
             rows = slice(chunk.start, chunk.start + len(chunk.ok))
-            chunk_probabilities, chunk_sources = self._score_chunk(
+            probabilities[rows], sources[rows] = self._score_chunk(
                 texts[rows], chunk.pixels, chunk.ok
             )
-            probabilities[rows] = chunk_probabilities
-            sources[rows] = chunk_sources
             problems.extend(chunk.reasons)
 
         return self._table(products, probabilities, sources, problems)
+
+    def predict_prepared(
+        self,
+        products: pd.DataFrame,
+        texts: np.ndarray,
+        pixels: np.ndarray,
+        problems: list[str],
+        chunk_size: int = 256,
+    ) -> pd.DataFrame:
+        """Predict rows whose text and photos were already preprocessed.
+
+        Args:
+            products: Rows with ``productid`` and ``imageid``.
+            texts: Preprocessed text of each row (see :meth:`preprocess_texts`).
+            pixels: ``(n, size, size, 3)`` decoded photos at this model's image size (may be a
+                memory-mapped array).
+            problems: Why each row's photo is unusable, ``""`` when it is usable.
+            chunk_size: Rows scored together.
+
+        Returns:
+            The same table as :meth:`predict`.
+        """
+        if pixels.shape[1:] != (self.image_size, self.image_size, 3):
+            raise ValueError(
+                f"Photos are {pixels.shape[1:]} but the model takes "
+                f"{(self.image_size, self.image_size, 3)}; decode them again at this size."
+            )
+        ok = np.array([not problem for problem in problems], dtype=bool)
+        probabilities = np.zeros((len(products), len(self.class_codes)), dtype=np.float32)
+        sources = np.empty(len(products), dtype=object)
+        for start in range(0, len(products), chunk_size):
+            rows = slice(start, start + chunk_size)
+            probabilities[rows], sources[rows] = self._score_chunk(
+                texts[rows], np.asarray(pixels[rows]), ok[rows]
+            )
+        return self._table(products, probabilities, sources, list(problems))
 
     def _score_chunk(self, texts: np.ndarray, pixels: np.ndarray, ok: np.ndarray):
         has_text = np.array([bool(text) for text in texts], dtype=bool)

@@ -397,19 +397,17 @@ def _plan_rows(
 
     text_group = classes // 3
     image_group = classes % _IMAGE_GROUP_COUNT
-    text_group = _swap_some(rng, text_group, _TEXT_GROUP_COUNT, _TEXT_NOISE_RATE)
-    image_group = _swap_some(rng, image_group, _IMAGE_GROUP_COUNT, _IMAGE_NOISE_RATE)
-    class_word = rng.random(total) < _CLASS_WORD_RATE
-    image_mark = rng.random(total) < _IMAGE_MARK_RATE
-    empty_description = rng.random(total) < _EMPTY_DESCRIPTION_RATE
-
-    # A fixed share rather than a coin per row, so that even a tiny sample has a grey image.
-    grayscale = np.zeros(total, dtype=bool)
-    for start, stop in ((0, labelled_count), (labelled_count, total)):
-        size = stop - start
-        if size:
-            count = max(1, round(_GRAYSCALE_RATE * size))
-            grayscale[start + rng.choice(size, size=count, replace=False)] = True
+    # Fixed shares of each set rather than a coin per row: the balance between text and image
+    # then does not drift with the seed, and even a tiny sample has a grey picture.
+    sets = (labelled_count, total - labelled_count)
+    text_group = _swap_some(rng, text_group, _TEXT_GROUP_COUNT, _share(rng, sets, _TEXT_NOISE_RATE))
+    image_group = _swap_some(
+        rng, image_group, _IMAGE_GROUP_COUNT, _share(rng, sets, _IMAGE_NOISE_RATE)
+    )
+    class_word = _share(rng, sets, _CLASS_WORD_RATE)
+    image_mark = _share(rng, sets, _IMAGE_MARK_RATE)
+    empty_description = _share(rng, sets, _EMPTY_DESCRIPTION_RATE)
+    grayscale = _share(rng, sets, _GRAYSCALE_RATE, at_least_one=True)
 
     def part(lo: int, hi: int) -> _Plan:
         return _Plan(
@@ -437,9 +435,25 @@ def _distinct_ints(rng: np.random.Generator, low: int, high: int, count: int) ->
     return np.fromiter(values, dtype=np.int64, count=count)
 
 
-def _swap_some(rng: np.random.Generator, groups: np.ndarray, count: int, rate: float) -> np.ndarray:
-    """Move a share of rows to a group other than their own, chosen uniformly."""
-    swapped = rng.random(len(groups)) < rate
+def _share(
+    rng: np.random.Generator, sizes: tuple[int, ...], rate: float, at_least_one: bool = False
+) -> np.ndarray:
+    """Flag ``round(rate * size)`` random rows in each of consecutive sets of rows."""
+    flags = np.zeros(sum(sizes), dtype=bool)
+    start = 0
+    for size in sizes:
+        count = round(rate * size)
+        if at_least_one and size:
+            count = max(1, count)
+        flags[start + rng.choice(size, size=count, replace=False)] = True
+        start += size
+    return flags
+
+
+def _swap_some(
+    rng: np.random.Generator, groups: np.ndarray, count: int, swapped: np.ndarray
+) -> np.ndarray:
+    """Move the flagged rows to a group other than their own, chosen uniformly."""
     shift = rng.integers(1, count, size=len(groups))
     return np.where(swapped, (groups + shift) % count, groups)
 
