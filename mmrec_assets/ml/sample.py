@@ -7,10 +7,14 @@ index column, one JPEG per product under ``images/``, and an ``unlabelled/`` set
 The signal is built so that neither modality alone can name the class. The 27 classes are
 numbered in code order and split two ways: text group ``i // 3`` decides which vocabulary a
 product's words come from, image group ``i % 9`` decides what its picture looks like. Each pair
-of groups holds exactly one class, so a model has to combine both to be sure. A quarter of the
-rows carry a class-specific word, and independently a quarter carry a class-specific mark in the
-picture, which gives each modality some reach inside its groups. About 8% of rows take their
-words, and independently their picture, from a wrong group.
+of groups holds exactly one class, so a model has to combine both to be sure. Three rows in ten
+carry a class-specific word, and independently three in ten carry a class-specific mark in the
+picture, which gives each modality some reach inside its groups. Seven rows in a hundred take
+their words, and independently their picture, from a wrong group, so that nothing is perfect.
+
+With the default sizes, a linear model on TF-IDF features of the text names the class of about
+45% of held-out rows, one on 8x8 thumbnails about 45% (and the image group of about 90%), and one
+on both together over 80%.
 """
 
 from __future__ import annotations
@@ -315,10 +319,13 @@ def generate_sample(
     corrupt_at: set[int] = set()
     unlabelled_missing_at: set[int] = set()
     if defects:
-        first, second = defect_rng.choice(labelled_count, size=2, replace=False)
+        # Defects fall on colour pictures, so that every sample keeps its grey ones.
+        colour_rows = np.flatnonzero(~labelled.grayscale)
+        first, second = defect_rng.choice(colour_rows, size=2, replace=False)
         missing_at, corrupt_at = {int(first)}, {int(second)}
-        if unlabelled_rows:
-            unlabelled_missing_at = {int(defect_rng.integers(unlabelled_rows))}
+        colour_rows = np.flatnonzero(~unlabelled.grayscale)
+        if len(colour_rows):
+            unlabelled_missing_at = {int(defect_rng.choice(colour_rows))}
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -395,7 +402,7 @@ def _plan_rows(
     productid = _distinct_ints(rng, 10_000_000, 4_300_000_000, total)
     imageid = _distinct_ints(rng, 100_000_000, 1_400_000_000, total)
 
-    text_group = classes // 3
+    text_group = classes // (len(PRDTYPECODES) // _TEXT_GROUP_COUNT)
     image_group = classes % _IMAGE_GROUP_COUNT
     # Fixed shares of each set rather than a coin per row: the balance between text and image
     # then does not drift with the seed, and even a tiny sample has a grey picture.
