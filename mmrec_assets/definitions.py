@@ -71,6 +71,21 @@ def build_definitions(
     )
 
 
+def _catalogue_from_environment() -> CatalogueSource:
+    """The catalogue settings, with the challenge's own file names settable too."""
+    names = {
+        field: os.environ[variable]
+        for field, variable in (
+            ("x_file", "MMREC_X_FILE"),
+            ("y_file", "MMREC_Y_FILE"),
+            ("images_dir", "MMREC_IMAGES_DIR"),
+            ("unlabelled_dir", "MMREC_UNLABELLED_DIR"),
+        )
+        if os.environ.get(variable)
+    }
+    return CatalogueSource(data_dir=os.environ.get("MMREC_DATA_DIR", ""), **names)
+
+
 def _landing_from_environment() -> LandingFolder | None:
     path = os.environ.get("MMREC_LANDING_DIR")
     return LandingFolder(path=path) if path else None
@@ -79,6 +94,6 @@ def _landing_from_environment() -> LandingFolder | None:
 storage = StorageFolder(path=os.environ.get("MMREC_STORAGE_DIR") or DEFAULT_STORAGE_DIR)
 defs = build_definitions(
     storage,
-    CatalogueSource(data_dir=os.environ.get("MMREC_DATA_DIR", "")),
+    _catalogue_from_environment(),
     _landing_from_environment(),
 )

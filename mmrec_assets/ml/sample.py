@@ -19,7 +19,6 @@ on both together over 80%.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageChops, ImageDraw, ImageOps
+from PIL import Image, ImageChops, ImageDraw
 
 logger = logging.getLogger(__name__)
 
@@ -218,13 +217,6 @@ _MARKS: tuple[tuple[str, tuple[int, int, int], tuple[int, int, int]], ...] = (
     ("top_left", (235, 0, 235), (255, 255, 255)),
     ("top_right", (255, 255, 255), (0, 0, 0)),
     ("bottom_right", (0, 0, 0), (255, 230, 0)),
-)
-
-# Turns of a top-to-bottom ramp that give the other three directions light can come from.
-_LIGHT_TURNS: tuple[Image.Transpose, ...] = (
-    Image.Transpose.ROTATE_90,
-    Image.Transpose.ROTATE_180,
-    Image.Transpose.ROTATE_270,
 )
 
 _NOT_A_JPEG = (
@@ -608,16 +600,7 @@ def _product_image(
     look = _LOOKS[group]
     background = _jitter(rng, look.background)
     foreground = _jitter(rng, look.foreground)
-
-    # The background is lit unevenly from one side, as on a photo taken on a table.
-    strength = int(rng.integers(_LIGHT + 1))
-    light = _light_ramp(size)
-    turn = int(rng.integers(len(_LIGHT_TURNS) + 1))
-    if turn < len(_LIGHT_TURNS):
-        light = light.transpose(_LIGHT_TURNS[turn])
-    dark = tuple(max(0, channel - strength) for channel in background)
-    bright = tuple(min(255, channel + strength) for channel in background)
-    picture = ImageOps.colorize(light, black=dark, white=bright)
+    picture = Image.new("RGB", (size, size), background)
     draw = ImageDraw.Draw(picture)
 
     extent = size * rng.uniform(0.3, 0.6)
@@ -660,17 +643,17 @@ def _product_image(
         rim = max(1, side // 4)
         draw.rectangle((x0 + rim, y0 + rim, x0 + side - rim, y0 + side - rim), fill=inner)
 
-    # Sensor grain, so that no two pictures are alike. Pillow's saturating add keeps this in C,
-    # where a numpy round trip would dominate the run time.
+    # Light from one side and sensor grain, so that no two pictures are alike. Both go in with
+    # one saturating add in Pillow: a numpy round trip per picture would dominate the run time.
+    strength = int(rng.integers(_LIGHT + 1))
+    ramp = np.linspace(0, 2 * strength, size).astype(np.uint8)
+    side = int(rng.integers(4))
+    if side % 2:
+        ramp = ramp[::-1]
+    ramp = ramp[:, None, None] if side < 2 else ramp[None, :, None]
     x, y = rng.integers(size, size=2)
-    noise = Image.fromarray(np.ascontiguousarray(grain[y : y + size, x : x + size]))
-    return ImageChops.add(picture, noise, offset=-_GRAIN)
-
-
-@functools.cache
-def _light_ramp(size: int) -> Image.Image:
-    """A grey ramp from black at the top to white at the bottom, ``size`` pixels square."""
-    return Image.linear_gradient("L").resize((size, size), Image.Resampling.BILINEAR)
+    shading = Image.fromarray(grain[y : y + size, x : x + size] + ramp)
+    return ImageChops.add(picture, shading, offset=-(_GRAIN + strength))
 
 
 def _jitter(rng: np.random.Generator, colour: tuple[int, int, int]) -> tuple[int, int, int]:
