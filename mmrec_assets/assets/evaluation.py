@@ -86,9 +86,13 @@ def model_evaluation(
     return Output(
         predictions,
         metadata={
-            **{f"{name} test accuracy": values["accuracy"] for name, values in scores.items()},
             **{
-                f"{name} test weighted F1": values["weighted_f1"] for name, values in scores.items()
+                f"{name} test accuracy": round(values["accuracy"], 4)
+                for name, values in scores.items()
+            },
+            **{
+                f"{name} test weighted F1": round(values["weighted_f1"], 4)
+                for name, values in scores.items()
             },
             "test scores": markdown_table(table, index=True),
             "test rows": len(test),
