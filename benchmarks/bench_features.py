@@ -6,12 +6,14 @@ Three figures, on a synthetic catalogue of 500x500 JPEGs written to a temporary 
    pass, both outputs streamed to ``.npy`` files) against a bare VGG16 forward pass over the same
    photos already decoded in memory, and against a sequential loop that decodes a chunk and then
    encodes it. The rounds alternate and the best of each is kept, which is the figure least
-   disturbed by the rest of the machine.
+   disturbed by the rest of the machine. CPU time over all threads is printed beside wall time:
+   on a machine shared with other work it is the steadier of the two.
 2. Extra epochs. The image head trains on the stored features, so one more epoch costs a pass
    over a small matrix and not a single photo through the conv base.
 3. Peak memory. The extraction runs in a fresh process for a quarter of the catalogue and for
    all of it; since chunks stream to files, the peak resident memory should not grow with the
-   number of photos.
+   number of photos. TensorFlow alone takes about a gigabyte, far more than a small catalogue's
+   pixels, so on Linux the peak of the extraction alone is printed as well.
 
 ImageNet weights cannot be downloaded on an offline machine, so the encoder is randomly
 initialised by default; that changes no timing. At 224 pixels each pass of VGG16 costs about
@@ -31,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +100,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def make_catalogue(parent: Path, rows_per_class: int) -> tuple[list[str], float]:
+def make_catalogue(parent: Path, rows_per_class: int) -> tuple[Path, list[str], float]:
     """Write a synthetic catalogue without defects and list its photos.
 
     Args:
@@ -104,7 +108,8 @@ def make_catalogue(parent: Path, rows_per_class: int) -> tuple[list[str], float]
         rows_per_class: Photos for each product type code.
 
     Returns:
-        The photo paths in catalogue order and the seconds the writing took.
+        The catalogue folder, its photo paths in catalogue order and the seconds the writing
+        took.
     """
     started = time.perf_counter()
     summary = generate_sample(
@@ -116,7 +121,7 @@ def make_catalogue(parent: Path, rows_per_class: int) -> tuple[list[str], float]
         defects=False,
     )
     seconds = time.perf_counter() - started
-    return read_catalogue(summary.root)["image_path"].tolist(), seconds
+    return summary.root, read_catalogue(summary.root)["image_path"].tolist(), seconds
 
 
 def decode_all(paths: list[str], size: int) -> tuple[np.ndarray, float]:
@@ -144,8 +149,30 @@ def time_threaded_decoding(paths: list[str], size: int) -> float:
     return time.perf_counter() - started
 
 
-def time_project(model: keras.Model, paths: list[str], size: int, out_dir: Path) -> float:
-    """Seconds the project's extraction takes, from opening its output files to closing them.
+@dataclass(frozen=True)
+class Timing:
+    """Wall time and CPU time, over all of this process's threads, of one measured run."""
+
+    wall: float
+    cpu: float
+
+
+class Stopwatch:
+    """Measures wall and process CPU time from its creation."""
+
+    def __init__(self) -> None:
+        self.wall_start = time.perf_counter()
+        self.cpu_start = time.process_time()
+
+    def stop(self) -> Timing:
+        """The time elapsed since the stopwatch was created."""
+        return Timing(
+            wall=time.perf_counter() - self.wall_start, cpu=time.process_time() - self.cpu_start
+        )
+
+
+def time_project(model: keras.Model, paths: list[str], size: int, out_dir: Path) -> Timing:
+    """Time the project's extraction, from opening its output files to closing them.
 
     Args:
         model: The encoder.
@@ -154,9 +181,9 @@ def time_project(model: keras.Model, paths: list[str], size: int, out_dir: Path)
         out_dir: Folder receiving ``pixels.npy`` and ``features.npy``.
 
     Returns:
-        The wall time.
+        The time taken.
     """
-    started = time.perf_counter()
+    stopwatch = Stopwatch()
     with (
         open(out_dir / "pixels.npy", "wb") as pixels_out,
         open(out_dir / "features.npy", "wb") as features_out,
@@ -170,37 +197,37 @@ def time_project(model: keras.Model, paths: list[str], size: int, out_dir: Path)
             chunk_size=CHUNK_SIZE,
             workers=WORKERS,
         )
-    seconds = time.perf_counter() - started
+    timing = stopwatch.stop()
     if report.rejected:
         raise RuntimeError(f"the extraction rejected {report.rejected} photos of a clean sample")
-    return seconds
+    return timing
 
 
-def time_bare(model: keras.Model, pixels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Seconds a bare forward pass takes over already decoded photos, in chunks.
+def time_bare(model: keras.Model, pixels: np.ndarray) -> tuple[Timing, np.ndarray]:
+    """Time a bare forward pass over already decoded photos, in chunks.
 
     Args:
         model: The encoder.
         pixels: Decoded photos.
 
     Returns:
-        The wall time and the features.
+        The time taken and the features.
     """
     outputs = []
-    started = time.perf_counter()
+    stopwatch = Stopwatch()
     for start in range(0, len(pixels), CHUNK_SIZE):
         outputs.append(encode(model, pixels[start : start + CHUNK_SIZE]))
-    seconds = time.perf_counter() - started
-    return seconds, np.concatenate(outputs)
+    timing = stopwatch.stop()
+    return timing, np.concatenate(outputs)
 
 
-def time_sequential(model: keras.Model, paths: list[str], size: int) -> float:
-    """Seconds a loop takes that decodes a chunk in this thread and then encodes it."""
-    started = time.perf_counter()
+def time_sequential(model: keras.Model, paths: list[str], size: int) -> Timing:
+    """Time a loop that decodes a chunk in this thread and then encodes it."""
+    stopwatch = Stopwatch()
     for start in range(0, len(paths), CHUNK_SIZE):
         chunk = np.stack([load_image(path, size) for path in paths[start : start + CHUNK_SIZE]])
         encode(model, chunk)
-    return time.perf_counter() - started
+    return stopwatch.stop()
 
 
 def rate(images: int, seconds: float) -> str:
@@ -232,36 +259,51 @@ def measure_throughput(
         f"{rate(count, threaded_seconds)}"
     )
 
-    # The first call of a Keras model traces its graph; no measurement should pay for that.
+    # The first call of a Keras model on a batch shape traces a graph; no measurement should pay
+    # for that, neither for full chunks nor for the shorter last one.
     encode(model, pixels[:CHUNK_SIZE])
+    if count % CHUNK_SIZE:
+        encode(model, pixels[: count % CHUNK_SIZE])
 
-    timings: dict[str, list[float]] = {"project": [], "bare": [], "sequential": []}
+    timings: dict[str, list[Timing]] = {"project": [], "bare": [], "sequential": []}
     conv_base_images = 0
     bare_features = np.empty((0, FEATURE_DIM), dtype=np.float32)
     for round_number in range(1, ROUNDS + 1):
         before = ConvBaseCounter.images
         timings["project"].append(time_project(model, paths, size, work_dir))
         conv_base_images = ConvBaseCounter.images - before
-        bare_seconds, bare_features = time_bare(model, pixels)
-        timings["bare"].append(bare_seconds)
+        bare_timing, bare_features = time_bare(model, pixels)
+        timings["bare"].append(bare_timing)
         timings["sequential"].append(time_sequential(model, paths, size))
         print(
-            f"round {round_number}: (a) project {timings['project'][-1]:.2f} s, "
-            f"(b) bare {timings['bare'][-1]:.2f} s, "
-            f"(c) sequential {timings['sequential'][-1]:.2f} s"
+            f"round {round_number}: "
+            + ", ".join(
+                f"{name} {runs[-1].wall:.2f} s (CPU {runs[-1].cpu:.2f} s)"
+                for name, runs in timings.items()
+            )
         )
 
-    best = {name: min(seconds) for name, seconds in timings.items()}
-    print(f"(a) project extract_features, best of {ROUNDS}: {rate(count, best['project'])}")
-    print(f"(b) bare VGG16 on decoded arrays, best of {ROUNDS}: {rate(count, best['bare'])}")
-    print(f"(c) sequential decode then encode, best of {ROUNDS}: {rate(count, best['sequential'])}")
-    print(f"throughput ratio project / bare: {best['bare'] / best['project']:.3f}")
-    print(f"overlap gain project / sequential: {best['sequential'] / best['project']:.3f}")
+    best = {name: min(runs, key=lambda timing: timing.wall) for name, runs in timings.items()}
+    labels = {
+        "project": "(a) project extract_features",
+        "bare": "(b) bare VGG16 on decoded arrays",
+        "sequential": "(c) sequential decode then encode",
+    }
+    for name, label in labels.items():
+        print(
+            f"{label}, best of {ROUNDS}: {rate(count, best[name].wall)} "
+            f"(CPU {best[name].cpu:.2f} s)"
+        )
+    print(f"throughput ratio project / bare: {best['bare'].wall / best['project'].wall:.3f}")
+    print(f"CPU-time ratio bare / project: {best['bare'].cpu / best['project'].cpu:.3f}")
+    print(
+        f"overlap gain project / sequential: {best['sequential'].wall / best['project'].wall:.3f}"
+    )
 
     stored = np.load(work_dir / "features.npy")
     difference = float(np.max(np.abs(stored - bare_features)))
     print(f"stored features {stored.shape}, max |project - bare| = {difference:.2e}")
-    return stored, best["project"], conv_base_images
+    return stored, best["project"].wall, conv_base_images
 
 
 def time_head(features: np.ndarray, labels: np.ndarray, epochs: int) -> tuple[float, int]:
@@ -318,8 +360,45 @@ def measure_head_epochs(
     )
 
 
+def memory_status_kib(field: str) -> int | None:
+    """A memory figure of this process in KiB from ``/proc/self/status``, where there is one.
+
+    Args:
+        field: ``"VmRSS"`` for the resident memory now, ``"VmHWM"`` for its high-water mark.
+
+    Returns:
+        The figure, or ``None`` on systems without ``/proc``.
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return None
+
+
+def reset_peak_memory() -> bool:
+    """Restart the high-water mark of resident memory from its current value, where Linux allows.
+
+    Only ``VmHWM`` starts again: ``ru_maxrss`` also keeps the peaks recorded when threads exited.
+
+    Returns:
+        Whether the high-water mark was reset.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
+    except OSError:
+        return False
+    return True
+
+
 def child_extract(catalogue: Path, size: int, weights: str) -> None:
-    """Extract the features of one catalogue in this process and print its peak memory as JSON.
+    """Extract the features of one catalogue in this process and print its memory as JSON.
+
+    The peak of the whole process is dominated by TensorFlow and the encoder's first pass, so the
+    peak of the extraction alone is measured too, from a high-water mark reset just before it.
 
     Args:
         catalogue: Catalogue folder.
@@ -329,24 +408,31 @@ def child_extract(catalogue: Path, size: int, weights: str) -> None:
     paths = read_catalogue(catalogue)["image_path"].tolist()
     model = build_encoder(size, weights).model
     encode(model, np.zeros((CHUNK_SIZE, size, size, 3), dtype=np.uint8))
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    startup_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = memory_status_kib("VmRSS")
+    was_reset = reset_peak_memory()
 
     with tempfile.TemporaryDirectory(prefix="bench_features_child_") as out_dir:
-        seconds = time_project(model, paths, size, Path(out_dir))
+        seconds = time_project(model, paths, size, Path(out_dir)).wall
         output_bytes = sum(path.stat().st_size for path in Path(out_dir).iterdir())
 
-    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    extraction_peak = memory_status_kib("VmHWM") if was_reset else None
+    peak = max(
+        startup_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, extraction_peak or 0
+    )
     result = {
         "images": len(paths),
         "seconds": seconds,
         "output_bytes": output_bytes,
-        "peak_before_kib": peak_before,
-        "peak_after_kib": peak_after,
+        "startup_peak_kib": startup_peak,
+        "peak_kib": peak,
+        "rss_before_kib": rss_before,
+        "extraction_peak_kib": extraction_peak,
     }
     print(json.dumps(result))
 
 
-def run_child(catalogue: Path, size: int, weights: str) -> dict[str, float]:
+def run_child(catalogue: Path, size: int, weights: str) -> dict[str, Any]:
     """Run the extraction of one catalogue in a fresh copy of this script.
 
     Args:
@@ -376,6 +462,11 @@ def run_child(catalogue: Path, size: int, weights: str) -> dict[str, float]:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
+def mib(kib: float) -> str:
+    """Format a KiB figure in MiB."""
+    return f"{kib / KIB_PER_MIB:.1f} MiB"
+
+
 def measure_memory(catalogues: list[Path], size: int, weights: str) -> None:
     """Print the peak resident memory of the extraction for catalogues of growing size.
 
@@ -387,26 +478,32 @@ def measure_memory(catalogues: list[Path], size: int, weights: str) -> None:
     results = [run_child(catalogue, size, weights) for catalogue in catalogues]
     for result in results:
         print(
-            f"fresh process, {result['images']} images: peak RSS "
-            f"{result['peak_after_kib'] / KIB_PER_MIB:.1f} MiB "
-            f"({result['peak_before_kib'] / KIB_PER_MIB:.1f} MiB after import, encoder build "
-            f"and warm-up; extraction {result['seconds']:.2f} s, "
-            f"{result['output_bytes'] / 2**20:.1f} MiB written to .npy files)"
+            f"fresh process, {result['images']} images: peak RSS {mib(result['peak_kib'])} "
+            f"({mib(result['startup_peak_kib'])} after import, encoder build and warm-up); "
+            f"extraction {result['seconds']:.2f} s, "
+            f"{result['output_bytes'] / 2**20:.1f} MiB written to .npy files"
         )
+        if result["extraction_peak_kib"] is not None and result["rss_before_kib"] is not None:
+            growth = result["extraction_peak_kib"] - result["rss_before_kib"]
+            print(
+                f"  during the extraction alone: peak RSS {mib(result['extraction_peak_kib'])}, "
+                f"{mib(growth)} above the {mib(result['rss_before_kib'])} resident at its start"
+            )
 
     small, large = results[0], results[-1]
+    label = f"{large['images']} / {small['images']} images"
+    print(f"peak RSS ratio {label}: {large['peak_kib'] / small['peak_kib']:.3f}")
+    if small["extraction_peak_kib"] is not None and large["extraction_peak_kib"] is not None:
+        ratio = large["extraction_peak_kib"] / small["extraction_peak_kib"]
+        print(f"extraction-only peak RSS ratio {label}: {ratio:.3f}")
+    extra_output = (large["output_bytes"] - small["output_bytes"]) / 2**10
     print(
-        f"peak RSS ratio {large['images']} / {small['images']} images "
-        f"({large['images'] / small['images']:.0f}x the photos): "
-        f"{large['peak_after_kib'] / small['peak_after_kib']:.3f}"
+        f"peak RSS difference {label}: {mib(large['peak_kib'] - small['peak_kib'])}, "
+        f"against {mib(extra_output)} more written to files"
     )
-    children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
-        f"RUSAGE_CHILDREN high-water mark over all children: {children_peak / KIB_PER_MIB:.1f} MiB"
-    )
-    print(
-        "the extraction streams pixels and features to files, so only a few chunks "
-        f"of {CHUNK_SIZE} photos are in memory at any time"
+        "the extraction streams pixels and features to .npy files, not to memory: only a few "
+        f"chunks of {CHUNK_SIZE} photos are held at once, whatever the catalogue's size"
     )
 
 
@@ -422,7 +519,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_features_") as temp:
         work_dir = Path(temp)
-        paths, generation_seconds = make_catalogue(work_dir, rows_per_class)
+        catalogue, paths, generation_seconds = make_catalogue(work_dir, rows_per_class)
         print(
             f"catalogue: {len(paths)} images ({N_CLASSES} classes x {rows_per_class}), "
             f"{SOURCE_PX}x{SOURCE_PX} JPEG, written in {generation_seconds:.1f} s"
@@ -443,13 +540,10 @@ def main() -> None:
         measure_head_epochs(features, extraction_seconds, conv_images)
 
         print("-- 3. peak memory against catalogue size")
-        catalogue = Path(paths[0]).parents[1]
+        small_catalogue = catalogue
         if small_rows_per_class < rows_per_class:
-            small_paths, _ = make_catalogue(work_dir, small_rows_per_class)
-            catalogues = [Path(small_paths[0]).parents[1], catalogue]
-        else:
-            catalogues = [catalogue, catalogue]
-        measure_memory(catalogues, args.size, args.weights)
+            small_catalogue, _, _ = make_catalogue(work_dir, small_rows_per_class)
+        measure_memory([small_catalogue, catalogue], args.size, args.weights)
 
 
 if __name__ == "__main__":
