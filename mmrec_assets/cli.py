@@ -72,7 +72,7 @@ def run_full_pipeline() -> int:
         instance = DagsterInstance.ephemeral()
         where = "run not recorded (set DAGSTER_HOME to see it in the UI)"
 
-    result = defs.get_job_def(FULL_PIPELINE_JOB).execute_in_process(
+    result = defs.resolve_job_def(FULL_PIPELINE_JOB).execute_in_process(
         instance=instance, raise_on_error=False
     )
     if not result.success:

@@ -57,6 +57,9 @@ class FitConfig(Config):
 class TextModelConfig(FitConfig):
     """Sizes and training of the embedding + LSTM text branch."""
 
+    epochs: int = Field(default=40, ge=1)
+    learning_rate: float = Field(default=2e-3, gt=0)
+    patience: int = Field(default=4, ge=1)
     vocabulary_size: int = Field(default=20_000, ge=2)
     sequence_length: int = Field(default=80, ge=1, description="Stems read per product.")
     embedding_dim: int = Field(default=64, ge=1)
