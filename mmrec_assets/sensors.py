@@ -35,8 +35,8 @@ def new_batch_sensor(
 ):
     """Request one batch run per new complete batch, and a retraining run for labelled ones.
 
-    The cursor remembers every batch already requested, so a batch is requested once. Run keys
-    are the batch names, so even after a cursor reset Dagster launches no second run for a batch.
+    The cursor remembers every batch already requested, so a batch is requested once. Each run
+    key is ``batch:<name>``, so even after a cursor reset Dagster launches no second run for it.
     """
     cursor = BatchCursor.decode(context.cursor)
     scan = scan_landing(landing.root(), catalogue.y_file)
@@ -79,8 +79,14 @@ def new_batch_sensor(
         )
 
     cursor.requested.update(taken)
+    known = set(taken) & set(context.instance.get_dynamic_partitions(batch_partitions.name))
     context.log.info(
-        f"{len(taken)} new batch(es) requested"
+        f"{len(taken)} batch(es) requested"
+        + (
+            f" ({len(known)} already registered, whose runs Dagster skips by run key)"
+            if known
+            else ""
+        )
         + (f", {len(new) - len(taken)} left for the next tick" if len(new) > len(taken) else "")
         + (f"; retraining for {len(labelled)} labelled batch(es)" if labelled else "")
     )

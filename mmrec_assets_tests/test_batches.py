@@ -17,20 +17,9 @@ from mmrec_assets.ml.sample import generate_sample
 from mmrec_assets.partitions import batch_partitions
 from mmrec_assets.resources import CatalogueSource, LandingFolder, StorageFolder
 from mmrec_assets.sensors import BATCH_JOB, FULL_PIPELINE_JOB
-from mmrec_assets_tests.conftest import TINY_RUN_CONFIG
+from mmrec_assets_tests.conftest import PREDICTION_COLUMNS, TINY_RUN_CONFIG
 
 BATCHES = ["b1", "b2", "b3"]
-PREDICTION_COLUMNS = {
-    "productid",
-    "imageid",
-    "predicted_prdtypecode",
-    "probability",
-    "top3_prdtypecodes",
-    "top3_probabilities",
-    "source",
-    "image_problem",
-    "model_version",
-}
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from mmrec_assets.definitions import FULL_PIPELINE_JOB, defs
+from mmrec_assets.sensors import BATCH_JOB
 
 EXPECTED_ASSETS = {
     "raw_catalogue": "ingestion",
@@ -16,6 +17,10 @@ EXPECTED_ASSETS = {
     "fused_model": "training",
     "model_evaluation": "evaluation",
     "product_predictions": "inference",
+    "batch_products": "batches",
+    "batch_text": "batches",
+    "batch_images": "batches",
+    "batch_predictions": "batches",
 }
 
 
@@ -39,10 +44,14 @@ def test_every_asset_is_grouped_and_described():
     assert {k: v for k, v in found.items() if k in EXPECTED_ASSETS} == EXPECTED_ASSETS
 
 
-def test_the_full_pipeline_job_selects_every_unpartitioned_asset():
-    job = defs.resolve_job_def(FULL_PIPELINE_JOB)
-    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
-    assert set(EXPECTED_ASSETS) <= selected
+def test_the_jobs_split_the_graph_into_unpartitioned_and_per_batch_assets():
+    def selected(job_name):
+        job = defs.resolve_job_def(job_name)
+        return {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+
+    per_batch = {name for name, group in EXPECTED_ASSETS.items() if group == "batches"}
+    assert selected(FULL_PIPELINE_JOB) == set(EXPECTED_ASSETS) - per_batch
+    assert selected(BATCH_JOB) == per_batch
 
 
 def test_asset_checks_are_defined():

@@ -17,8 +17,10 @@ def test_the_full_pipeline_materializes_every_asset(tiny_definitions, tmp_path):
             run_config=TINY_RUN_CONFIG, instance=instance
         )
         assert result.success
-        for name in EXPECTED_ASSETS:
-            assert instance.get_latest_materialization_event(AssetKey(name)) is not None, name
+        for name, group in EXPECTED_ASSETS.items():
+            event = instance.get_latest_materialization_event(AssetKey(name))
+            # Per-batch assets run per landed batch, not in the full pipeline.
+            assert (event is None) == (group == "batches"), name
 
         checks = {
             evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()

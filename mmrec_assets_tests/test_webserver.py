@@ -1,57 +1,14 @@
 """A real dagster-webserver on loopback serves every asset of the code location."""
 
 import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
 import requests
 
-from mmrec_assets_tests.conftest import REPO_ROOT, free_port
+from mmrec_assets_tests.conftest import background, executable, free_port
 from mmrec_assets_tests.test_definitions import EXPECTED_ASSETS
 
 ASSETS_QUERY = "{ assetNodes { assetKey { path } groupName description } }"
-
-
-def webserver_command(port: int) -> list[str]:
-    executable = Path(sys.executable).with_name("dagster-webserver")
-    return [str(executable), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
-
-
-@pytest.fixture
-def webserver(tmp_path):
-    """A webserver process over the repository's workspace.yaml, stopped at the end."""
-    port = free_port()
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "MMREC_STORAGE_DIR": str(tmp_path / "storage"),
-        "DAGSTER_DISABLE_TELEMETRY": "yes",
-    }
-    log = open(tmp_path / "webserver.log", "w")
-    process = subprocess.Popen(
-        webserver_command(port),
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", process, tmp_path / "webserver.log"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 def query(url: str, graphql: str, deadline: float) -> dict:
@@ -70,10 +27,21 @@ def query(url: str, graphql: str, deadline: float) -> dict:
     raise AssertionError(f"no answer from the webserver in time: {last_error}")
 
 
-def test_webserver_lists_every_asset_with_group_and_description(webserver):
-    url, process, log_path = webserver
-    data = query(url, ASSETS_QUERY, deadline=time.monotonic() + 180)
-    assert process.poll() is None, log_path.read_text()
+def test_webserver_lists_every_asset_with_group_and_description(tmp_path):
+    port = free_port()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "MMREC_STORAGE_DIR": str(tmp_path / "storage"),
+        "DAGSTER_DISABLE_TELEMETRY": "yes",
+    }
+    command = [executable("dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1"]
+    log_path = tmp_path / "webserver.log"
+    with background([*command, "-p", str(port)], env, log_path) as process:
+        data = query(f"http://127.0.0.1:{port}", ASSETS_QUERY, time.monotonic() + 180)
+        assert process.poll() is None, log_path.read_text()
 
     nodes = {"/".join(node["assetKey"]["path"]): node for node in data["assetNodes"]}
     for name, group in EXPECTED_ASSETS.items():
