@@ -23,11 +23,8 @@ def partition_artifact(asset: str, partition_key: str) -> str:
 
 
 def artifact_name(context: OutputContext | InputContext) -> str:
-    """Storage name of an asset, or of its partition when the asset is partitioned."""
-    name = "/".join(context.asset_key.path)
-    if context.has_asset_partitions:
-        return partition_artifact(name, context.asset_partition_key)
-    return name
+    """Storage name of an unpartitioned asset."""
+    return "/".join(context.asset_key.path)
 
 
 def folder_size(folder: Path) -> int:
@@ -36,26 +33,55 @@ def folder_size(folder: Path) -> int:
 
 
 class ParquetIOManager(ConfigurableIOManager):
-    """Stores pandas DataFrames as Parquet files under the storage folder."""
+    """Stores pandas DataFrames as Parquet files under the storage folder.
+
+    A partitioned asset's value is a dict from partition key to table, in and out, so that one
+    run can handle many partitions (single-run backfills); each partition is its own file.
+    """
 
     storage: StorageFolder
 
-    def handle_output(self, context: OutputContext, table: pd.DataFrame) -> None:
+    def handle_output(self, context: OutputContext, value) -> None:
         store = self.storage.store()
-        with store.write(artifact_name(context), tag=context.run_id) as folder:
-            table.to_parquet(folder / TABLE_FILE)
-        path = store.current_path(artifact_name(context)) / TABLE_FILE
+        name = artifact_name(context)
+        if not context.has_asset_partitions:
+            path = self._write(store, name, value, context.run_id)
+            context.add_output_metadata(
+                {
+                    "path": MetadataValue.path(str(path)),
+                    "file size (bytes)": path.stat().st_size,
+                    "dagster/row_count": len(value),
+                }
+            )
+            return
+
+        expected = set(context.asset_partition_keys)
+        if not isinstance(value, dict) or set(value) != expected:
+            raise TypeError(
+                f"{name} is partitioned: return a dict with one table for each of the run's "
+                f"partitions {sorted(expected)}"
+            )
+        for key, table in value.items():
+            self._write(store, partition_artifact(name, key), table, context.run_id)
         context.add_output_metadata(
-            {
-                "path": MetadataValue.path(str(path)),
-                "file size (bytes)": path.stat().st_size,
-                "dagster/row_count": len(table),
-            }
+            {"dagster/row_count": sum(len(table) for table in value.values())}
         )
 
-    def load_input(self, context: InputContext) -> pd.DataFrame:
+    def load_input(self, context: InputContext):
         store = self.storage.store()
-        return pd.read_parquet(store.current_path(artifact_name(context)) / TABLE_FILE)
+        name = artifact_name(context)
+        if not context.has_asset_partitions:
+            return pd.read_parquet(store.current_path(name) / TABLE_FILE)
+        return {
+            key: pd.read_parquet(store.current_path(partition_artifact(name, key)) / TABLE_FILE)
+            for key in context.asset_partition_keys
+        }
+
+    @staticmethod
+    def _write(store, name: str, table: pd.DataFrame, run_id: str) -> Path:
+        with store.write(name, tag=run_id) as folder:
+            table.to_parquet(folder / TABLE_FILE)
+        return store.current_path(name) / TABLE_FILE
 
 
 class KerasModelIOManager(ConfigurableIOManager):

@@ -1,4 +1,9 @@
-"""Per-batch assets: each landed batch of products, preprocessed and predicted on its own."""
+"""Per-batch assets: each landed batch of products, preprocessed and predicted.
+
+Every asset here is partitioned by batch and handles all the partitions of its run in one go,
+so the sensor's runs cover one batch each while a backfill covers many batches in a single run
+(the fused model is then loaded once). Tables travel as dicts from batch name to table.
+"""
 
 import json
 
@@ -23,10 +28,15 @@ from mmrec_assets.partitions import batch_partitions
 from mmrec_assets.resources import CatalogueSource, LandingFolder, StorageFolder
 
 GROUP = "batches"
-BATCH_TEXT = "batch_text"
 BATCH_IMAGES = "batch_images"
 BATCH_PREDICTIONS = "batch_predictions"
-FUSED_MODEL_INFO = "fused_model"
+FUSED_MODEL = "fused_model"
+
+per_batch = {
+    "partitions_def": batch_partitions,
+    "group_name": GROUP,
+    "backfill_policy": BackfillPolicy.single_run(),
+}
 
 
 def current_model_settings(storage: StorageFolder, catalogue: CatalogueSource) -> dict:
@@ -36,102 +46,114 @@ def current_model_settings(storage: StorageFolder, catalogue: CatalogueSource) -
     later model was trained with other settings.
     """
     store = storage.store()
-    if store.exists(FUSED_MODEL_INFO):
-        info = json.loads((store.current_path(FUSED_MODEL_INFO) / INFO_FILE).read_text())
-        return {"image_size": info["info"]["image_size"], "max_tokens": info["info"]["max_tokens"]}
+    if store.exists(FUSED_MODEL):
+        info = json.loads((store.current_path(FUSED_MODEL) / INFO_FILE).read_text())["info"]
+        return {"image_size": info["image_size"], "max_tokens": info["max_tokens"]}
     return {"image_size": catalogue.default_image_size, "max_tokens": DEFAULT_MAX_TOKENS}
 
 
-@asset(partitions_def=batch_partitions, group_name=GROUP, io_manager_key="table_io_manager")
+def batch_metadata(rows: list[dict], details: dict) -> dict:
+    """Metadata of a run over batches: the details of a lone batch, or a table of all of them."""
+    if len(rows) == 1:
+        return {**rows[0], **details}
+    table = pd.DataFrame(rows)
+    totals = table.select_dtypes("number").sum().astype(int).to_dict()
+    return {"batches": len(rows), **totals, "per batch": markdown_table(table)}
+
+
+@asset(**per_batch, io_manager_key="table_io_manager")
 def batch_products(
     context: AssetExecutionContext, landing: LandingFolder, catalogue: CatalogueSource
-) -> Output[pd.DataFrame]:
-    """The products of one landed batch, with their prdtypecode when the batch is labelled."""
-    folder = landing.root() / context.partition_key
-    labelled = (folder / catalogue.y_file).is_file()
-    products = read_catalogue(folder, catalogue.layout, labelled=labelled)
-    metadata = {
-        "batch folder": MetadataValue.path(str(folder)),
-        "products": len(products),
-        "labelled": labelled,
-        "empty descriptions": int((products["description"].str.strip() == "").sum()),
-    }
-    if labelled:
-        metadata["rows per prdtypecode"] = counts_table(products[LABEL_COLUMN], LABEL_COLUMN)
-    return Output(products, metadata=metadata)
+) -> Output[dict]:
+    """The products of each landed batch, with their prdtypecode when the batch is labelled."""
+    tables, rows = {}, []
+    for key in context.partition_keys:
+        folder = landing.root() / key
+        labelled = (folder / catalogue.y_file).is_file()
+        tables[key] = read_catalogue(folder, catalogue.layout, labelled=labelled)
+        rows.append({"batch": key, "products": len(tables[key]), "labelled": int(labelled)})
+
+    details = {}
+    if len(tables) == 1:
+        products = next(iter(tables.values()))
+        details = {
+            "batch folder": MetadataValue.path(str(landing.root() / context.partition_keys[0])),
+            "empty descriptions": int((products["description"].str.strip() == "").sum()),
+        }
+        if LABEL_COLUMN in products:
+            details["rows per prdtypecode"] = counts_table(products[LABEL_COLUMN], LABEL_COLUMN)
+    return Output(tables, metadata=batch_metadata(rows, details))
 
 
-@asset(partitions_def=batch_partitions, group_name=GROUP, io_manager_key="table_io_manager")
+@asset(**per_batch, io_manager_key="table_io_manager")
 def batch_text(
-    batch_products: pd.DataFrame, storage: StorageFolder, catalogue: CatalogueSource
-) -> Output[pd.DataFrame]:
-    """The batch's product text preprocessed as the current fused model expects it."""
+    batch_products: dict, storage: StorageFolder, catalogue: CatalogueSource
+) -> Output[dict]:
+    """Each batch's product text preprocessed as the current fused model expects it."""
     max_tokens = current_model_settings(storage, catalogue)["max_tokens"]
-    texts = preprocess_texts(
-        batch_products["designation"], batch_products["description"], max_tokens
-    )
-    table = batch_products[["productid", "imageid"]].assign(text=texts)
-    table.attrs["max_tokens"] = max_tokens
-    empty = int((table["text"] == "").sum())
-    return Output(
-        table,
-        metadata={"rows": len(table), "rows with no text left": empty, "max tokens": max_tokens},
-    )
+    tables, rows = {}, []
+    for key, products in batch_products.items():
+        texts = preprocess_texts(products["designation"], products["description"], max_tokens)
+        table = products[["productid", "imageid"]].assign(text=texts)
+        table.attrs["max_tokens"] = max_tokens
+        tables[key] = table
+        rows.append(
+            {
+                "batch": key,
+                "rows": len(table),
+                "rows with no text left": int((table["text"] == "").sum()),
+            }
+        )
+    return Output(tables, metadata=batch_metadata(rows, {"max tokens": max_tokens}))
 
 
-@asset(
-    partitions_def=batch_partitions,
-    group_name=GROUP,
-    deps=["batch_products"],
-)
+@asset(**per_batch)
 def batch_images(
-    context: AssetExecutionContext, storage: StorageFolder, catalogue: CatalogueSource
+    context: AssetExecutionContext,
+    batch_products: dict,
+    storage: StorageFolder,
+    catalogue: CatalogueSource,
 ) -> MaterializeResult:
-    """The batch's photos decoded and resized for the current fused model, rejections counted."""
+    """Each batch's photos decoded and resized for the current fused model, rejections counted."""
     from mmrec_assets.ml.images import iter_image_chunks
 
     store = storage.store()
-    key = context.partition_key
-    products = pd.read_parquet(
-        store.current_path(partition_artifact("batch_products", key)) / TABLE_FILE
-    )
     size = current_model_settings(storage, catalogue)["image_size"]
+    rows, rejected_rows = [], []
+    for key, products in batch_products.items():
+        reasons: list[str] = []
+        with store.write(partition_artifact(BATCH_IMAGES, key), tag=context.run_id) as folder:
+            pixels = np.lib.format.open_memmap(
+                folder / PIXELS_FILE,
+                mode="w+",
+                dtype=np.uint8,
+                shape=(len(products), size, size, 3),
+            )
+            for chunk in iter_image_chunks(products["image_path"].tolist(), size):
+                pixels[chunk.start : chunk.start + len(chunk.ok)] = chunk.pixels
+                reasons.extend(chunk.reasons)
+            pixels.flush()
+            del pixels
+            manifest = products[["image_path"]].assign(rejection_reason=reasons)
+            manifest.to_parquet(folder / MANIFEST_FILE)
 
-    reasons: list[str] = []
-    with store.write(partition_artifact(BATCH_IMAGES, key), tag=context.run_id) as folder:
-        pixels = np.lib.format.open_memmap(
-            folder / PIXELS_FILE, mode="w+", dtype=np.uint8, shape=(len(products), size, size, 3)
-        )
-        for chunk in iter_image_chunks(products["image_path"].tolist(), size):
-            pixels[chunk.start : chunk.start + len(chunk.ok)] = chunk.pixels
-            reasons.extend(chunk.reasons)
-        pixels.flush()
-        del pixels
-        manifest = products[["image_path"]].assign(rejection_reason=reasons)
-        manifest.to_parquet(folder / MANIFEST_FILE)
+        rejected = manifest[manifest["rejection_reason"] != ""]
+        if len(rejected):
+            context.log.warning(f"{len(rejected)} photos of batch {key} are unusable")
+        rejected_rows.append(rejected.assign(batch=key))
+        rows.append({"batch": key, "photos": len(manifest), "rejected photos": len(rejected)})
 
-    rejected = manifest[manifest["rejection_reason"] != ""]
-    if len(rejected):
-        context.log.warning(f"{len(rejected)} photos of batch {key} are unusable")
-    return MaterializeResult(
-        metadata={
-            "photos": len(manifest),
-            "rejected photos": len(rejected),
-            "rejected rows": markdown_table(rejected.head(20), index=True),
-            "image size": size,
-        }
-    )
+    rejected = pd.concat(rejected_rows)
+    details = {"image size": size, "rejected rows": markdown_table(rejected.head(20), index=True)}
+    return MaterializeResult(metadata=batch_metadata(rows, details))
 
 
-@asset(
-    partitions_def=batch_partitions,
-    group_name=GROUP,
-    deps=[BATCH_TEXT, BATCH_IMAGES],
-    backfill_policy=BackfillPolicy.single_run(),
-)
+@asset(**per_batch, deps=[BATCH_IMAGES])
 def batch_predictions(
     context: AssetExecutionContext,
     fused_model,
+    batch_products: dict,
+    batch_text: dict,
     storage: StorageFolder,
 ) -> MaterializeResult:
     """Predicted prdtypecode, probability, top 3 and model version for each product of a batch."""
@@ -140,64 +162,45 @@ def batch_predictions(
     store = storage.store()
     version = fused_model.info.get("version", "")
     classifier = ProductClassifier(fused_model, version=version)
-    keys = context.partition_keys
-    context.log.info(f"Predicting {len(keys)} batch(es) with fused model {version}")
+    context.log.info(f"Predicting {len(batch_text)} batch(es) with fused model {version}")
 
-    summaries = []
-    for key in keys:
-        predictions = predict_batch(classifier, store, key)
+    rows = []
+    for key, text_table in batch_text.items():
+        predictions = predict_batch(classifier, store, batch_products[key], text_table, key)
         with store.write(partition_artifact(BATCH_PREDICTIONS, key), tag=context.run_id) as out:
             predictions.to_parquet(out / TABLE_FILE)
-        summaries.append(
-            {
-                "batch": key,
-                "products": len(predictions),
-                "one branch only": int((predictions["source"] != "text+image").sum()),
-            }
-        )
-        last = predictions
+        one_branch = int((predictions["source"] != "text+image").sum())
+        rows.append({"batch": key, "products": len(predictions), "one branch only": one_branch})
 
-    metadata = {
-        "batches": len(keys),
-        "products": int(sum(row["products"] for row in summaries)),
-        "model version": version,
-        "per batch": markdown_table(pd.DataFrame(summaries)),
+    details = {
+        "path": MetadataValue.path(
+            str(store.current_path(partition_artifact(BATCH_PREDICTIONS, rows[0]["batch"])))
+        ),
+        "predictions per prdtypecode": counts_table(
+            predictions["predicted_prdtypecode"], "prdtypecode"
+        ),
+        "predictions by source": counts_table(predictions["source"], "source"),
+        "preview": markdown_table(predictions.head(10), index=True),
     }
-    if len(keys) == 1:
-        metadata["path"] = MetadataValue.path(
-            str(store.current_path(partition_artifact(BATCH_PREDICTIONS, keys[0])))
-        )
-        metadata["predictions per prdtypecode"] = counts_table(
-            last["predicted_prdtypecode"], "prdtypecode"
-        )
-        metadata["predictions by source"] = counts_table(last["source"], "source")
-        metadata["preview"] = markdown_table(last.head(10), index=True)
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(metadata={"model version": version, **batch_metadata(rows, details)})
 
 
-def predict_batch(classifier, store, key: str) -> pd.DataFrame:
-    """Predict one batch from its stored text and photos, redoing preprocessing that no longer
-    matches the model (a model retrained with another image size or token cap)."""
-    text_table = pd.read_parquet(
-        store.current_path(partition_artifact(BATCH_TEXT, key)) / TABLE_FILE
-    )
+def predict_batch(
+    classifier, store, products: pd.DataFrame, text_table: pd.DataFrame, key: str
+) -> pd.DataFrame:
+    """Predict one batch from its stored text and photos.
+
+    Preprocessing that no longer matches the model (one retrained with another image size or
+    token cap) is done again from the batch's products.
+    """
     images = store.current_path(partition_artifact(BATCH_IMAGES, key))
-    manifest = pd.read_parquet(images / MANIFEST_FILE)
     pixels = np.load(images / PIXELS_FILE, mmap_mode="r")
-
-    if text_table.attrs.get("max_tokens") != classifier.max_tokens:
-        products = pd.read_parquet(
-            store.current_path(partition_artifact("batch_products", key)) / TABLE_FILE
-        )
-        texts = classifier.preprocess_texts(products)
-    else:
-        texts = text_table["text"].to_numpy(dtype=object)
-
     if pixels.shape[1] != classifier.image_size:
-        products = pd.read_parquet(
-            store.current_path(partition_artifact("batch_products", key)) / TABLE_FILE
-        )
         return classifier.predict(products)
-    return classifier.predict_prepared(
-        text_table, texts, pixels, manifest["rejection_reason"].tolist()
-    )
+
+    if text_table.attrs.get("max_tokens") == classifier.max_tokens:
+        texts = text_table["text"].to_numpy(dtype=object)
+    else:
+        texts = classifier.preprocess_texts(products)
+    problems = pd.read_parquet(images / MANIFEST_FILE)["rejection_reason"].tolist()
+    return classifier.predict_prepared(text_table, texts, pixels, problems)
