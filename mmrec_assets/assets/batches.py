@@ -6,12 +6,14 @@ so the sensor's runs cover one batch each while a backfill covers many batches i
 """
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
+    BetaWarning,
     MaterializeResult,
     MetadataValue,
     Output,
@@ -31,6 +33,10 @@ GROUP = "batches"
 BATCH_IMAGES = "batch_images"
 BATCH_PREDICTIONS = "batch_predictions"
 FUSED_MODEL = "fused_model"
+
+# Single-run backfill policies are what make one run cover many batches; Dagster marks the
+# parameter as beta and would say so at every load of the code location.
+warnings.filterwarnings("ignore", message=".*`backfill_policy`.*", category=BetaWarning)
 
 per_batch = {
     "partitions_def": batch_partitions,
