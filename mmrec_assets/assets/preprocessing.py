@@ -206,7 +206,6 @@ def image_features_and_pixels(
         asset_key=IMAGE_FEATURES,
         metadata={
             "path": MetadataValue.path(str(store.current_path(IMAGE_FEATURES))),
-            "photos encoded": report.conv_base_images,
             "conv base calls (photos through VGG16)": report.conv_base_images,
             "photos per second": round(report.images_per_second, 1),
             "weights": encoder.weights_source,
