@@ -5,6 +5,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetIn,
     Config,
     MetadataValue,
     Output,
@@ -101,18 +102,25 @@ def split_sets(config: SplitConfig, raw_catalogue: pd.DataFrame) -> Output[pd.Da
     )
 
 
-@asset_check(asset=split_sets, blocking=True)
-def split_sets_cover_catalogue_once(split_sets: pd.DataFrame) -> AssetCheckResult:
-    """Every product is in exactly one of train, validation and test, and each set is used."""
+@asset_check(
+    asset=split_sets, additional_ins={"raw_catalogue": AssetIn("raw_catalogue")}, blocking=True
+)
+def split_sets_cover_catalogue_once(
+    split_sets: pd.DataFrame, raw_catalogue: pd.DataFrame
+) -> AssetCheckResult:
+    """Every product of the catalogue is in exactly one of train, validation and test, and each
+    set is used."""
     unknown = int((~split_sets["split"].isin(SPLITS)).sum())
     repeated = int(split_sets.index.duplicated().sum())
+    missing = len(raw_catalogue.index.difference(split_sets.index))
     counts = split_sets["split"].value_counts()
     empty = [name for name in SPLITS if counts.get(name, 0) == 0]
     return AssetCheckResult(
-        passed=unknown == 0 and repeated == 0 and not empty,
+        passed=unknown == 0 and repeated == 0 and missing == 0 and not empty,
         severity=AssetCheckSeverity.ERROR,
         metadata={
             "rows without a set": unknown,
+            "catalogue rows missing from the sets": missing,
             "repeated rows": repeated,
             "empty sets": str(empty),
         },

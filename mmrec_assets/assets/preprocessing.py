@@ -9,6 +9,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetIn,
     AssetSpec,
     Config,
     MaterializeResult,
@@ -98,6 +99,7 @@ class ImageFeaturesConfig(Config):
 
 @multi_asset(
     group_name=GROUP,
+    ins={"split_sets": AssetIn()},
     specs=[
         AssetSpec(
             PREPROCESSED_IMAGES,
@@ -123,6 +125,7 @@ class ImageFeaturesConfig(Config):
 def image_features_and_pixels(
     context: AssetExecutionContext,
     config: ImageFeaturesConfig,
+    split_sets: pd.DataFrame,
     catalogue: CatalogueSource,
     storage: StorageFolder,
 ):
@@ -130,7 +133,6 @@ def image_features_and_pixels(
     from mmrec_assets.ml.features import build_encoder, extract_features
 
     store = storage.store()
-    split_sets = pd.read_parquet(store.current_path("split_sets") / "table.parquet")
     size = config.image_size or catalogue.default_image_size
     encoder = build_encoder(size, config.weights, seed=config.seed)
     if encoder.warning:
